@@ -1,0 +1,1 @@
+"""Data sets, splits and samplers (see the submodules)."""
