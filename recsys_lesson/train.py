@@ -50,7 +50,7 @@ def as_tensor(values, dtype: torch.dtype = torch.long, device=None) -> Tensor:
     """A column of a DataFrame, a NumPy array or a tensor as a tensor of `dtype` on `device`."""
     if isinstance(values, Tensor):
         return values.to(device=device, dtype=dtype)
-    return torch.as_tensor(np.asarray(values), dtype=dtype, device=device)
+    return torch.as_tensor(np.array(values), dtype=dtype, device=device)  # a copy: pandas 3 columns are read-only
 
 
 class ImplicitData:
@@ -83,7 +83,9 @@ class ImplicitData:
         return self
 
     def __call__(self, generator: torch.Generator) -> Batch:
-        negatives = self.sampler.sample(self.users, self.num_negatives, generator=generator)
+        # A seed drawn from fit's generator, so the sampler may live on another device.
+        seed = int(torch.randint(2**62, (1,), generator=generator, device=generator.device))
+        negatives = self.sampler.sample(self.users, self.num_negatives, generator=seed)
         negatives = negatives.to(self.users.device)  # (n, num_negatives)
         if self.pairwise:
             return {"users": self.users, "items": self.items, "negatives": negatives}
@@ -207,7 +209,7 @@ def fit(
     if monitor is not None and valid_fn is None:
         raise ValueError("monitor needs a valid_fn that computes it.")
     device = get_device() if device is None else torch.device(device)
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator(device=device).manual_seed(seed)
     torch.manual_seed(seed)
     model.to(device)
     if hasattr(data, "to"):
@@ -228,7 +230,7 @@ def fit(
         model.train()
         tensors = _epoch_tensors(data, generator, device)
         n = len(next(iter(tensors.values())))
-        order = torch.randperm(n, generator=generator).to(device)
+        order = torch.randperm(n, generator=generator, device=device)
         total, count = torch.zeros((), device=device), 0
         opt.zero_grad(set_to_none=True)
         num_batches = math.ceil(n / batch_size)

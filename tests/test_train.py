@@ -107,7 +107,7 @@ def test_implicit_data_draws_negatives_each_epoch():
     assert epoch["users"].tolist() == [0, 1, 2, 0, 0, 1, 1, 2, 2]
     assert epoch["items"].tolist() == [3, 4, 5, 0, 0, 0, 0, 0, 0]
     assert epoch["labels"].tolist() == [1, 1, 1, 0, 0, 0, 0, 0, 0]
-    pairwise = ImplicitData([0, 1], [3, 4], ListSampler(), num_negatives=3, pairwise=True)(None)
+    pairwise = ImplicitData([0, 1], [3, 4], ListSampler(), num_negatives=3, pairwise=True)(torch.Generator())
     assert pairwise["negatives"].shape == (2, 3)
 
 

@@ -13,7 +13,7 @@ from .base import Recommender
 
 
 def _as_index_array(values) -> np.ndarray:
-    return np.asarray(values.cpu() if isinstance(values, Tensor) else values, dtype=np.int64)
+    return np.array(values.cpu() if isinstance(values, Tensor) else values, dtype=np.int64)
 
 
 class GlobalMean(Recommender):
