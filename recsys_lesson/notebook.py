@@ -32,6 +32,8 @@ def glue(name: str, value, display: bool = False):
     Uses myst-nb's glue when it is installed (building the book); elsewhere (Colab) it just
     returns the value, so the notebook runs the same.
     """
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        value = value.item()  # NumPy and torch scalars as Python numbers, so `{glue:text}` can format them
     try:
         from myst_nb import glue as myst_glue
     except ImportError:

@@ -8,6 +8,7 @@ This module runs before the notebooks (tests/ comes first in testpaths), so unde
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 import yaml
 
@@ -84,3 +85,5 @@ def test_paper_scale_switch(monkeypatch):
 def test_glue_returns_its_value_and_colab_is_not_detected_here():
     assert notebook.on_colab() is False
     assert notebook.glue("answer", 42) == 42
+    value = notebook.glue("share", np.float64(0.25))
+    assert type(value) is float and value == 0.25
