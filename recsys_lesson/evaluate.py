@@ -128,7 +128,7 @@ def rank_full(
     parts: list[dict] = []
     for start in range(0, len(eval_users), batch_size):
         chunk = eval_users[start : start + batch_size]
-        scores = model.score_all(torch.as_tensor(chunk, device=device)).float().cpu().numpy()  # (chunk, num_items)
+        scores = model.score_all(torch.as_tensor(chunk, device=device)).float().cpu().numpy().copy()  # (chunk, num_items), ours to mask
         if exclude_users is not None:
             scores[_pair_mask(chunk, exclude_users, exclude_items, num_items)] = -np.inf
         relevance = _pair_mask(chunk, users, items, num_items)
@@ -175,7 +175,7 @@ def recommend(model: nn.Module, users, k: int = 10, exclude_users=None, exclude_
     device = _device_of(model)
     with torch.no_grad():
         model.eval()
-        scores = model.score_all(torch.as_tensor(users, device=device)).float().cpu().numpy()
+        scores = model.score_all(torch.as_tensor(users, device=device)).float().cpu().numpy().copy()
     if exclude_users is not None:
         unique, inverse = np.unique(users, return_inverse=True)
         mask = _pair_mask(unique, exclude_users, exclude_items, scores.shape[1])[inverse]

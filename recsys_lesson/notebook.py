@@ -26,17 +26,24 @@ def on_colab() -> bool:
     return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
 
 
-def glue(name: str, value, display: bool = False):
+def plain(value):
+    """NumPy and torch scalars as Python numbers, so that `{glue:text}` can format them."""
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        return value.item()
+    return value
+
+
+def glue(name: str, value, display: bool = False) -> None:
     """Make `value` citable from the prose as ``{glue:text}`name```.
 
-    Uses myst-nb's glue when it is installed (building the book); elsewhere (Colab) it just
-    returns the value, so the notebook runs the same.
+    Uses myst-nb's glue when it is installed (building the book); elsewhere (Colab) it does
+    nothing, so the notebook runs the same. It returns None, so a cell ending in `glue(...)`
+    shows no stray output.
     """
-    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
-        value = value.item()  # NumPy and torch scalars as Python numbers, so `{glue:text}` can format them
+    value = plain(value)
     try:
         from myst_nb import glue as myst_glue
     except ImportError:
-        return value
+        return None
     myst_glue(name, value, display=display)
-    return value
+    return None

@@ -101,3 +101,12 @@ def test_empty_or_malformed_inputs_are_refused():
         rank_sampled(model, [0], np.array([[0, 3]]))
     with pytest.raises(ValueError, match="Unknown ranking metric"):
         rank_full(model, [0], [1], metrics=("auc",))
+
+
+def test_masking_one_user_does_not_mask_another_for_shared_score_rows():
+    # Popularity returns the same row for everyone; excluding user 0's item must not hide it from user 1.
+    from recsys_lesson.models.baselines import Popularity
+
+    model = Popularity(2, 3, [0, 0, 1])
+    got = rank_full(model, [0, 1], [1, 0], exclude_users=[0], exclude_items=[0], k=1, reduction="none")
+    assert got["hr@1"].tolist() == [1.0, 1.0]

@@ -84,4 +84,4 @@ class Popularity(Recommender):
 
     def score_all(self, users: Tensor) -> Tensor:
         self.check(users, users.new_zeros(0))
-        return self.counts.expand(len(users), self.num_items)
+        return self.counts.repeat(len(users), 1)  # a real copy: callers may mask it in place
