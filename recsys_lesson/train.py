@@ -8,6 +8,7 @@ path. Implicit-feedback models get their negatives drawn in bulk once per epoch 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import random
@@ -138,12 +139,27 @@ class History:
         return plot_learning_curve(self, metric=metric, ax=ax, label=label)
 
 
-def _make_optimizer(name: str, params, lr: float, weight_decay: float) -> torch.optim.Optimizer:
+def _fused_adam(cls, params, lr: float, weight_decay: float, device: torch.device) -> torch.optim.Optimizer:
+    """Adam(W) with its fused kernel where torch has one for `device` (one kernel for all parameters
+    instead of about ten small operations per parameter tensor: several times faster for the
+    small models of this book), else the default implementation. The arithmetic is the same."""
+    params = list(params)
+    if device.type in ("cpu", "cuda"):
+        try:
+            return cls(params, lr=lr, weight_decay=weight_decay, fused=True)
+        except (RuntimeError, TypeError, ValueError):  # older torch, or parameters it cannot fuse
+            pass
+    return cls(params, lr=lr, weight_decay=weight_decay)
+
+
+def _make_optimizer(
+    name: str, params, lr: float, weight_decay: float, device: torch.device = torch.device("cpu")
+) -> torch.optim.Optimizer:
     name = name.lower()
     if name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+        return _fused_adam(torch.optim.Adam, params, lr, weight_decay, device)
     if name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+        return _fused_adam(torch.optim.AdamW, params, lr, weight_decay, device)
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
     if name == "adagrad":
@@ -215,11 +231,12 @@ def fit(
     if hasattr(data, "to"):
         data.to(device)
     opt = optimizer if isinstance(optimizer, torch.optim.Optimizer) else _make_optimizer(
-        optimizer, model.parameters(), lr, weight_decay
+        optimizer, model.parameters(), lr, weight_decay, device
     )
     sched = scheduler(opt) if scheduler is not None else None
     compute_loss = loss_fn if loss_fn is not None else (lambda m, batch: m.loss(batch))
     use_amp = amp and device.type == "cuda"
+    autocast = (lambda: torch.autocast(device_type="cuda", dtype=torch.bfloat16)) if use_amp else contextlib.nullcontext
 
     history = History(monitor=monitor)
     best_value, best_state, waited = None, None, 0
@@ -231,24 +248,27 @@ def fit(
         tensors = _epoch_tensors(data, generator, device)
         n = len(next(iter(tensors.values())))
         order = torch.randperm(n, generator=generator, device=device)
+        # Shuffle once per epoch (one gather per tensor); every batch is then a contiguous view.
+        tensors = {key: value.index_select(0, order) for key, value in tensors.items()}
         total, count = torch.zeros((), device=device), 0
         opt.zero_grad(set_to_none=True)
         num_batches = math.ceil(n / batch_size)
         for b in range(num_batches):
-            index = order[b * batch_size : (b + 1) * batch_size]
-            batch = {key: value[index] for key, value in tensors.items()}
-            with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=use_amp):
+            start_row = b * batch_size
+            batch = {key: value[start_row : start_row + batch_size] for key, value in tensors.items()}
+            size = len(next(iter(batch.values())))
+            with autocast():
                 loss = compute_loss(model, batch)
             # Weight each micro-batch by its share of the accumulated group, so that the summed
             # gradient is the mean over the group, as one batch of that size would give.
             group_start = (b // grad_accumulation) * grad_accumulation * batch_size
             group_size = min(n, group_start + grad_accumulation * batch_size) - group_start
-            (loss * (len(index) / group_size)).backward()
+            (loss * (size / group_size)).backward()
             if (b + 1) % grad_accumulation == 0 or b + 1 == num_batches:
                 opt.step()
                 opt.zero_grad(set_to_none=True)
-            total += loss.detach() * len(index)
-            count += len(index)
+            total += loss.detach() * size
+            count += size
         train_loss = float(total) / count
         if not math.isfinite(train_loss):
             raise FloatingPointError(
