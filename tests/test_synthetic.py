@@ -155,3 +155,45 @@ def test_bayes_auc_errors(data):
 def test_invalid_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         make_synthetic(**kwargs)
+
+
+def test_latent_scale_scales_only_the_latent_terms(data):
+    flat = make_synthetic(seed=0, latent_scale=0.0)
+    half = make_synthetic(seed=0, latent_scale=0.5)
+    frame = data.interactions
+    users, items = frame["user"].to_numpy(), frame["item"].to_numpy()
+    latent = (data.user_bias[users] + data.item_bias[items]
+              + np.einsum("nd,nd->n", data.user_factors[users], data.item_factors[items]))
+    # every other draw is the same: the logits differ by exactly the scaled latent term
+    assert np.allclose(frame["logit"] - flat.interactions["logit"], latent)
+    assert np.allclose(frame["logit"] - half.interactions["logit"], 0.5 * latent)
+    pd.testing.assert_frame_equal(flat.items, data.items)
+    pd.testing.assert_frame_equal(flat.users, data.users)
+    assert np.array_equal(flat.interactions["item"], frame["item"])
+    # the stored truth is scaled with it
+    assert np.allclose(half.user_bias, 0.5 * data.user_bias) and np.allclose(half.item_bias, 0.5 * data.item_bias)
+    assert np.allclose(half.user_factors @ half.item_factors.T, 0.5 * data.user_factors @ data.item_factors.T)
+    assert not flat.user_bias.any() and not flat.item_factors.any()
+
+
+def test_without_latent_terms_the_probability_is_a_function_of_the_features():
+    flat = make_synthetic(num_users=500, num_items=200, seed=2, latent_scale=0.0)
+    rows = flat.interactions.merge(flat.users, on="user").merge(flat.items, on="item")
+    columns = ["age_group", "gender", *FEATURE_NAMES]
+    spread = rows.groupby(columns)["prob"].agg(lambda p: p.max() - p.min())
+    assert spread.max() < 1e-12  # rows with the same features share one click probability
+    # so a model that knows that function per feature cell reaches the Bayes AUC (up to how
+    # rounding breaks ties between rows of the same cell)
+    cell_prob = rows.groupby(columns)["prob"].transform("mean")
+    assert roc_auc_score(rows["label"], cell_prob) == pytest.approx(flat.bayes_auc(rows), abs=1e-4)
+    # with the latent terms (the default) it cannot: users who share features differ
+    full = make_synthetic(num_users=500, num_items=200, seed=2)
+    rows = full.interactions.merge(full.users, on="user").merge(full.items, on="item")
+    cell_prob = rows.groupby(columns)["prob"].transform("mean")
+    assert roc_auc_score(rows["label"], cell_prob) < full.bayes_auc(rows) - 0.05
+
+
+@pytest.mark.parametrize("value", [-0.1, float("nan"), float("inf")])
+def test_invalid_latent_scale(value):
+    with pytest.raises(ValueError, match="latent_scale"):
+        make_synthetic(num_users=10, num_items=10, interactions_per_user=5, latent_scale=value)

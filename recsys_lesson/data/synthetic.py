@@ -8,7 +8,7 @@ cannot express, while an MLP can. Because the generator knows every click's true
 
 The true logit of user u clicking item i is
 
-    logit = global_bias + b_u + b_i + <p_u, q_i>
+    logit = global_bias + latent_scale * (b_u + b_i + <p_u, q_i>)
             + sum_f w_f x_if                                   (small linear feature effects)
             + A[age_u, genres_i] + G[gender_u, genres_i]       (pairwise user x genre tastes)
             + interaction_strength * prod_{f in interaction} x_if   (the conjunction)
@@ -16,7 +16,9 @@ The true logit of user u clicking item i is
 and the label is Bernoulli(sigmoid(logit)).
 
 Note that the conjunction depends on the item only: a model given item ids can absorb it into a
-per-item bias. It is a lesson about models that see features, not ids.
+per-item bias. It is a lesson about models that see features, not ids. And the latent terms
+(``latent_scale``, 1 by default) are invisible in the side features: with them, no model of the
+features alone can reach the Bayes AUC; ``latent_scale=0`` removes them.
 """
 
 from __future__ import annotations
@@ -158,6 +160,7 @@ def make_synthetic(
     interaction: Sequence[str] = ("sci-fi", "action", "blockbuster"),
     interaction_strength: float = 3.0,
     seed: int = 0,
+    latent_scale: float = 1.0,
 ) -> Synthetic:
     """Generate users, items and clicks whose true probabilities are known.
 
@@ -189,6 +192,8 @@ def make_synthetic(
         )
     if not np.isfinite(interaction_strength):
         raise ValueError(f"interaction_strength must be finite, got {interaction_strength}")
+    if not np.isfinite(latent_scale) or latent_scale < 0:
+        raise ValueError(f"latent_scale must be a finite number >= 0, got {latent_scale}")
 
     rng = np.random.default_rng(seed)
     # items: binary features, at least one genre each
@@ -213,6 +218,11 @@ def make_synthetic(
     item_factors = rng.normal(0.0, factor_std, (num_items, dim))
     user_bias = rng.normal(0.0, BIAS_SCALE, num_users)
     item_bias = rng.normal(0.0, BIAS_SCALE, num_items)
+    # scale after drawing, so that every other draw is the same whatever latent_scale is;
+    # the factors take sqrt(latent_scale) each, so that <p_u, q_i> is scaled by latent_scale
+    user_bias, item_bias = latent_scale * user_bias, latent_scale * item_bias
+    user_factors = np.sqrt(latent_scale) * user_factors
+    item_factors = np.sqrt(latent_scale) * item_factors
 
     # impressions: each user sees interactions_per_user distinct items, at increasing times
     shown = np.argsort(rng.random((num_users, num_items)), axis=1)[:, :interactions_per_user]
