@@ -23,9 +23,15 @@ DataFrame into that matrix, with vocabularies fitted on the training part only:
 - `Cross`: the product of two or more fields already defined (education × occupation), itself
   a categorical field with its own training vocabulary and OOV index: the hand-made cross
   features of the "wide" part of Wide & Deep.
+- `Hashed`: a discrete column mapped to ``num_buckets`` indices by a hash function instead of a
+  vocabulary (the hashing trick, chapter 6): nothing to fit, every value (seen or not) gets a
+  bucket, and distinct values may share one. `hashed_index` is the mapping, scikit-learn's
+  ``FeatureHasher``; `collision_rate` and `expected_collision_rate` measure and predict sharing.
 
 `FieldEncoder(specs).fit(train)` learns everything from the training frame;
-``transform(frame)`` then gives an int64 array (n, num_fields). The mappings are the ones
+``transform(frame)`` then gives an int64 array (n, num_fields). `coverage_report` gives the
+missing rates and the test coverage of a frame's columns, and `reencode_task` re-encodes a CTR
+task of `recsys_lesson.ctr_data` with other specifications (chapter 6). The mappings are the ones
 scikit-learn's ``OrdinalEncoder(handle_unknown="use_encoded_value")`` and ``MultiLabelBinarizer``
 compute (the tests check that), done with pandas hash indices because those two sort or loop
 over Python objects and take seconds on 100,000 rows. Bucket edges are NumPy quantiles;
@@ -36,12 +42,16 @@ where scikit-learn's ``KBinsDiscretizer`` warns and whose quantile rule changed 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence, Union
+from typing import TYPE_CHECKING, Optional, Sequence, Union
 
 import numpy as np
 import pandas as pd
+from sklearn.feature_extraction import FeatureHasher
 
 from .models.layers import field_columns
+
+if TYPE_CHECKING:  # only for type hints: ctr_data imports this module
+    from .ctr_data import CTRTask
 
 MISSING = "<missing>"
 """The category a missing categorical value (NaN/None) becomes before encoding."""
@@ -108,7 +118,69 @@ class Cross:
         return self.name or " x ".join(self.fields)
 
 
-Spec = Union[Categorical, Numeric, MultiHot, Cross]
+@dataclass(frozen=True)
+class Hashed:
+    """A discrete column hashed into `num_buckets` indices (the hashing trick): value ``v`` gets
+    ``hashed_index([v], num_buckets, name)``, an index in ``[0, num_buckets)``. No vocabulary is
+    fitted and there is no OOV index: a value never seen in training still gets a bucket, which
+    it may share with other values (a collision). Missing values hash as ``"<missing>"``."""
+
+    name: str
+    num_buckets: int
+
+
+Spec = Union[Categorical, Numeric, MultiHot, Cross, Hashed]
+
+
+def hashed_index(values, num_buckets: int, name: str = "") -> np.ndarray:
+    """Bucket of every value, ``|murmurhash3_32(f"{name}={value}", seed=0)| mod num_buckets``:
+    the column that scikit-learn's ``FeatureHasher(n_features=num_buckets, input_type="string",
+    alternate_sign=False)`` gives the string feature ``f"{name}={value}"`` (just ``str(value)``
+    when `name` is empty). Values are turned into text with ``str``, so 12 and 12.0 hash
+    differently; NaN/None become ``"<missing>"``. Returns an int64 array in ``[0, num_buckets)``.
+
+    Chapter 6 (the hashing trick): the same value always lands in the same bucket, in training
+    and in serving, with no vocabulary to store; two values share a bucket with probability
+    1 / num_buckets.
+    """
+    if isinstance(num_buckets, bool) or int(num_buckets) != num_buckets or num_buckets < 1:
+        raise ValueError(f"num_buckets must be a positive integer, got {num_buckets!r}")
+    column = _as_categories(pd.Series(values, dtype=object) if not isinstance(values, pd.Series) else values)
+    prefix = f"{name}=" if name else ""
+    strings = [[prefix + str(v)] for v in column.tolist()]
+    if not strings:
+        return np.zeros(0, dtype=np.int64)
+    hasher = FeatureHasher(n_features=int(num_buckets), input_type="string", alternate_sign=False)
+    matrix = hasher.transform(strings).tocsr()  # (n, num_buckets), one 1 per row
+    matrix.sort_indices()
+    return matrix.indices.astype(np.int64)
+
+
+def collision_rate(buckets) -> float:
+    """Share of values whose bucket holds at least one other value, given the bucket of every
+    *distinct* value (for example ``hashed_index(np.unique(ids), B)``). Range [0, 1]: 0 when
+    every value has a bucket of its own. Chapter 6."""
+    buckets = np.asarray(buckets, dtype=np.int64)
+    if buckets.ndim != 1 or len(buckets) == 0:
+        raise ValueError("collision_rate needs a non-empty 1-d array: the bucket of each distinct value")
+    if buckets.min() < 0:
+        raise ValueError("buckets must be non-negative indices")
+    counts = np.bincount(buckets)
+    return float((counts[buckets] > 1).mean())
+
+
+def expected_collision_rate(num_values: int, num_buckets: int) -> float:
+    """The collision rate to expect when `num_values` distinct values fall into `num_buckets`
+    buckets independently and uniformly: a value is alone with probability (1 - 1/B)^(n - 1), so
+
+        rate = 1 - (1 - 1 / num_buckets) ** (num_values - 1)  ≈  (num_values - 1) / num_buckets
+
+    for a small rate. Range [0, 1). Chapter 6."""
+    if int(num_values) != num_values or num_values < 1:
+        raise ValueError(f"num_values must be a positive integer, got {num_values!r}")
+    if int(num_buckets) != num_buckets or num_buckets < 1:
+        raise ValueError(f"num_buckets must be a positive integer, got {num_buckets!r}")
+    return float(1.0 - (1.0 - 1.0 / num_buckets) ** (num_values - 1))
 
 
 def _require_column(frame: pd.DataFrame, name: str) -> pd.Series:
@@ -182,8 +254,8 @@ class FieldEncoder:
         seen: set[str] = set()
         multi_valued = {spec.name for spec in specs if isinstance(spec, MultiHot)}
         for spec in specs:
-            if not isinstance(spec, (Categorical, Numeric, MultiHot, Cross)):
-                raise ValueError(f"unknown field specification {spec!r}; use Categorical, Numeric, MultiHot or Cross")
+            if not isinstance(spec, (Categorical, Numeric, MultiHot, Cross, Hashed)):
+                raise ValueError(f"unknown field specification {spec!r}; use Categorical, Numeric, MultiHot, Cross or Hashed")
             if isinstance(spec, Cross):
                 if len(spec.fields) < 2:
                     raise ValueError(f"{spec}: a cross needs at least two fields")
@@ -199,6 +271,9 @@ class FieldEncoder:
                 key = spec.name
                 if isinstance(spec, (Categorical, MultiHot)):
                     _check_min_count(spec)
+                if isinstance(spec, Hashed) and (isinstance(spec.num_buckets, bool) or int(spec.num_buckets) != spec.num_buckets
+                                                 or spec.num_buckets < 1):
+                    raise ValueError(f"{spec}: num_buckets must be a positive integer")
                 if isinstance(spec, MultiHot) and spec.slots is not None and (int(spec.slots) != spec.slots or spec.slots < 1):
                     raise ValueError(f"{spec}: slots must be a positive integer or None")
                 if isinstance(spec, Numeric):
@@ -247,6 +322,10 @@ class FieldEncoder:
                 self._state[spec.name] = {"vocabulary": vocabulary}
                 encoded[spec.name] = vocabulary(values)
                 self._add(spec.name, vocabulary.size, spec)
+            elif isinstance(spec, Hashed):
+                encoded[spec.name] = hashed_index(_require_column(frame, spec.name), spec.num_buckets, spec.name)
+                self._state[spec.name] = {}
+                self._add(spec.name, int(spec.num_buckets), spec)
             elif isinstance(spec, Numeric):
                 column = pd.to_numeric(_require_column(frame, spec.name), errors="coerce")
                 observed = column.dropna().to_numpy(dtype=np.float64)
@@ -327,6 +406,10 @@ class FieldEncoder:
                 values = self._state[spec.name]["vocabulary"](_as_categories(_require_column(frame, spec.name)))
                 encoded[spec.name] = values
                 columns.append(values[:, None])
+            elif isinstance(spec, Hashed):
+                values = hashed_index(_require_column(frame, spec.name), spec.num_buckets, spec.name)
+                encoded[spec.name] = values
+                columns.append(values[:, None])
             elif isinstance(spec, Numeric):
                 values = self._numeric_values(spec, frame)
                 buckets = np.searchsorted(self._state[spec.name]["edges"], values, side="right").astype(np.int64) + 1
@@ -397,3 +480,88 @@ class FieldEncoder:
     def __repr__(self) -> str:
         state = f"{self.num_fields} fields" if self.fitted else "not fitted"
         return f"FieldEncoder({len(self.specs)} specifications, {state})"
+
+
+# ---------------------------------------------------------------------------- reports and re-encoding
+
+
+def _is_list(value) -> bool:
+    return isinstance(value, (list, tuple, set, frozenset, np.ndarray))
+
+
+def coverage_report(train: pd.DataFrame, test: pd.DataFrame, columns: Optional[Sequence[str]] = None,
+                    numeric: Sequence[str] = ()) -> pd.DataFrame:
+    """The data-quality table of chapter 6, one row per column of `train` (or per name in `columns`):
+
+    - ``kind``: ``numeric`` for the columns named in `numeric`, ``multi-valued`` for a column of
+      lists, ``categorical`` for every other column (ids stored as integers are categories);
+    - ``distinct (train)``: distinct non-missing training values (labels, for lists);
+    - ``top share %``: share of training rows holding the most frequent value (a column that is
+      nearly constant carries little);
+    - ``missing train %`` / ``missing test %``: rows without a value (NaN/None; an empty list
+      counts as missing);
+    - ``test coverage %``: test rows whose value the training data knows: a categorical value
+      seen in training, every label of a list seen in training, a number inside the training
+      range [min, max]. A missing value is not covered.
+
+    Every share is a percentage of the rows of its part.
+    """
+    if len(train) == 0 or len(test) == 0:
+        raise ValueError("coverage_report needs non-empty training and test frames")
+    columns = list(train.columns) if columns is None else list(columns)
+    unknown = [name for name in numeric if name not in columns]
+    if unknown:
+        raise ValueError(f"numeric names columns that are not reported: {unknown}; the columns are {columns}")
+    rows = []
+    for name in columns:
+        a, b = _require_column(train, name), _require_column(test, name)
+        listed = a.map(_is_list).to_numpy(dtype=bool)
+        if listed.any():
+            kind = "multi-valued"
+            missing_a = a.map(lambda v: not _is_list(v) or len(v) == 0).to_numpy(dtype=bool)
+            missing_b = b.map(lambda v: not _is_list(v) or len(v) == 0).to_numpy(dtype=bool)
+            exploded = a[~missing_a].explode()
+            known = set(exploded.tolist())
+            counts = a[~missing_a].map(lambda v: tuple(sorted(map(str, v)))).value_counts()
+            distinct = len(known)
+            covered = b.map(lambda v: _is_list(v) and len(v) > 0 and all(x in known for x in v)).to_numpy(dtype=bool)
+        elif name in numeric:
+            kind = "numeric"
+            missing_a, missing_b = a.isna().to_numpy(), b.isna().to_numpy()
+            observed = pd.to_numeric(a[~missing_a])
+            counts = observed.value_counts()
+            distinct = int(observed.nunique())
+            low, high = (observed.min(), observed.max()) if len(observed) else (np.inf, -np.inf)
+            values = pd.to_numeric(b, errors="coerce")
+            covered = ((values >= low) & (values <= high)).to_numpy(dtype=bool) & ~missing_b
+        else:
+            kind = "categorical"
+            missing_a, missing_b = a.isna().to_numpy(), b.isna().to_numpy()
+            counts = a[~missing_a].value_counts()
+            distinct = len(counts)
+            covered = b.isin(counts.index).to_numpy(dtype=bool) & ~missing_b
+        rows.append({
+            "column": name, "kind": kind, "distinct (train)": distinct,
+            "top share %": 100 * (counts.iloc[0] / len(a) if len(counts) else 0.0),
+            "missing train %": 100 * missing_a.mean(), "missing test %": 100 * missing_b.mean(),
+            "test coverage %": 100 * covered.mean(),
+        })
+    return pd.DataFrame(rows).set_index("column")
+
+
+def reencode_task(task: "CTRTask", specs: Sequence[Spec], name: Optional[str] = None) -> "CTRTask":
+    """The CTR `task` (`recsys_lesson.ctr_data`) with its three parts encoded anew: a
+    `FieldEncoder` of `specs` fitted on the task's training frame, the same rows and labels.
+
+    Every new field is a base field (no wide-only crosses); ``user_field``/``item_field`` point
+    at the fields named ``"user_id"``/``"item_id"`` when there are such fields. The user history
+    is dropped (its indices belong to the old item vocabulary). Chapter 6 uses it to compare
+    encodings (minimum counts, hashing, extra columns) under the same split.
+    """
+    from .ctr_data import CTRPart, CTRTask  # ctr_data imports this module
+
+    encoder = FieldEncoder(specs).fit(task.train.frame)
+    parts = [CTRPart(encoder.transform(p.frame), p.labels, None, p.frame) for p in (task.train, task.valid, task.test)]
+    position = {field: f for f, field in enumerate(encoder.field_names)}
+    return CTRTask(name or task.name, encoder, *parts, base_fields=list(range(encoder.num_fields)),
+                   user_field=position.get("user_id"), item_field=position.get("item_id"), protocol=task.protocol)

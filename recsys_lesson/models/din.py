@@ -17,6 +17,9 @@ columns are indices in the item field's vocabulary
 (``field_dims[item_field]``), oldest first, and index 0 marks an empty slot (the encoders'
 out-of-vocabulary index, so an unknown item in the history is left out too). History items share
 the candidate item's embedding table.
+
+Chapter 6 compares the three ways to pool a padded history offered here: DIN's attention, the
+base model's mean, and the coordinate-wise maximum (`max_pooling`); all three ignore the padding.
 """
 
 from __future__ import annotations
@@ -59,9 +62,21 @@ def mean_pooling(history: Tensor, mask: Tensor) -> Tensor:
     return (mask[:, :, None] * history).sum(dim=1) / count  # (batch, dim)
 
 
+def max_pooling(history: Tensor, mask: Tensor) -> Tensor:
+    """Coordinate-wise maximum of the non-padding history vectors, zeros for an empty history:
+    ``pooled[b, d] = max_{j : mask[b, j]} history[b, j, d]``. Padding never wins, however large its
+    vector; the gradient reaches only the winning item of each coordinate.
+    history (batch, L, dim), mask (batch, L) -> (batch, dim)."""
+    mask = mask.bool()
+    filled = history.masked_fill(~mask[:, :, None], float("-inf"))  # (batch, L, dim)
+    pooled = filled.max(dim=1).values  # (batch, dim); -inf for an empty history
+    return torch.where(mask.any(dim=1, keepdim=True), pooled, torch.zeros_like(pooled))
+
+
 class DIN(CTRModel):
-    """Embedding & MLP with the user's history pooled by attention (``pooling="attention"``, DIN)
-    or by its mean (``pooling="mean"``, the paper's base model).
+    """Embedding & MLP with the user's history pooled by attention (``pooling="attention"``, DIN),
+    by its mean (``pooling="mean"``, the paper's base model) or by its coordinate-wise maximum
+    (``pooling="max"``, chapter 6).
 
     field_dims: the fields' sizes; item_field: the position of the candidate item's field;
     history_length: the number L of history columns after the fields (see the module docstring).
@@ -91,8 +106,8 @@ class DIN(CTRModel):
         self.num_columns = num_columns(self.field_dims)
         if int(history_length) != history_length or history_length < 1:
             raise ValueError(f"history_length must be a positive integer, got {history_length!r}")
-        if pooling not in ("attention", "mean"):
-            raise ValueError(f"pooling must be 'attention' (DIN) or 'mean' (the base model), got {pooling!r}")
+        if pooling not in ("attention", "mean", "max"):
+            raise ValueError(f"pooling must be 'attention' (DIN), 'mean' (the base model) or 'max', got {pooling!r}")
         self.item_field, self.history_length, self.pooling = int(item_field), int(history_length), pooling
         self.attention = AttentionPooling(self.dim, attention_hidden) if pooling == "attention" else None
         self.mlp = MLP((self.num_fields + 1) * self.dim, hidden, dropout=dropout, batch_norm=batch_norm, output_dim=1)
@@ -128,7 +143,7 @@ class DIN(CTRModel):
     def attention_weights(self, features: Tensor) -> Tensor:
         """The attention weights a(e_j, e_a), (batch, L), 0 at empty slots (attention pooling only)."""
         if self.attention is None:
-            raise ValueError("this DIN pools by the mean; attention weights exist only with pooling='attention'")
+            raise ValueError(f"this DIN pools by the {self.pooling}; attention weights exist only with pooling='attention'")
         vectors, history_vectors, mask = self._embed(features)
         return self.attention(history_vectors, vectors[:, self.item_field], mask)[1]
 
@@ -136,6 +151,8 @@ class DIN(CTRModel):
         vectors, history_vectors, mask = self._embed(features)
         if self.attention is not None:
             pooled, _ = self.attention(history_vectors, vectors[:, self.item_field], mask)  # (batch, dim)
+        elif self.pooling == "max":
+            pooled = max_pooling(history_vectors, mask)  # (batch, dim)
         else:
             pooled = mean_pooling(history_vectors, mask)  # (batch, dim)
         x = torch.cat([vectors.flatten(start_dim=1), pooled], dim=1)  # (batch, (num_fields + 1) · dim)
