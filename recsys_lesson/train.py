@@ -139,6 +139,36 @@ class History:
         return plot_learning_curve(self, metric=metric, ax=ax, label=label)
 
 
+def warmup_cosine(warmup_steps: int, total_steps: int, floor: float = 0.0) -> Callable[[int], float]:
+    """Learning-rate factor for ``torch.optim.lr_scheduler.LambdaLR``: linear warm-up, then cosine.
+
+        factor(t) = (t + 1) / warmup_steps                                   for t < warmup_steps
+        factor(t) = floor + (1 - floor) (1 + cos(pi * progress)) / 2         afterwards,
+        progress  = min(1, (t - warmup_steps) / max(1, total_steps - warmup_steps)),
+
+    so the rate climbs to its full value over the first `warmup_steps` steps and falls to
+    ``floor`` times it at `total_steps`. ``warmup_steps = 0`` is a plain cosine schedule. Use it
+    with ``fit(..., scheduler_interval="step")`` to count optimiser steps. Chapter 7.
+    """
+    if int(warmup_steps) != warmup_steps or warmup_steps < 0:
+        raise ValueError(f"warmup_steps must be an integer >= 0, got {warmup_steps}.")
+    if int(total_steps) != total_steps or total_steps < 1:
+        raise ValueError(f"total_steps must be a positive integer, got {total_steps}.")
+    if warmup_steps > total_steps:
+        raise ValueError(f"warmup_steps={warmup_steps} is longer than total_steps={total_steps}.")
+    if not 0.0 <= floor <= 1.0:
+        raise ValueError(f"floor is a share of the full rate in [0, 1], got {floor}.")
+    warmup_steps, total_steps = int(warmup_steps), int(total_steps)
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+        return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return factor
+
+
 def _fused_adam(cls, params, lr: float, weight_decay: float, device: torch.device) -> torch.optim.Optimizer:
     """Adam(W) with its fused kernel where torch has one for `device` (one kernel for all parameters
     instead of about ten small operations per parameter tensor: several times faster for the
@@ -188,6 +218,7 @@ def fit(
     weight_decay: float = 0.0,
     optimizer: Union[str, torch.optim.Optimizer] = "adam",
     scheduler: Optional[Callable[[torch.optim.Optimizer], object]] = None,
+    scheduler_interval: str = "epoch",
     loss_fn: Optional[Callable[[nn.Module, Batch], Tensor]] = None,
     valid_fn: Optional[Callable[[nn.Module], Mapping[str, float]]] = None,
     monitor: Optional[str] = None,
@@ -209,7 +240,8 @@ def fit(
     monitor, mode, patience: early stopping on ``valid_fn``'s metric `monitor` (higher is better
         when mode is "max"); the best weights are restored at the end.
     scheduler: ``scheduler(optimizer) -> torch.optim.lr_scheduler`` stepped once per epoch
-        (``ReduceLROnPlateau`` is stepped with the monitored metric).
+        (``ReduceLROnPlateau`` is stepped with the monitored metric), or after every optimiser
+        step when ``scheduler_interval="step"`` (for warm-up, see `warmup_cosine`).
     amp: bfloat16 autocast, used only on CUDA (on the CPU and MPS it is ignored).
     grad_accumulation: optimizer step every this many batches (chapter 7 shows it equals a
         batch that many times larger for losses that average over the batch).
@@ -224,6 +256,8 @@ def fit(
         raise ValueError(f"mode must be 'max' or 'min', got {mode!r}.")
     if monitor is not None and valid_fn is None:
         raise ValueError("monitor needs a valid_fn that computes it.")
+    if scheduler_interval not in ("epoch", "step"):
+        raise ValueError(f"scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}.")
     device = get_device() if device is None else torch.device(device)
     generator = torch.Generator(device=device).manual_seed(seed)
     torch.manual_seed(seed)
@@ -234,6 +268,9 @@ def fit(
         optimizer, model.parameters(), lr, weight_decay, device
     )
     sched = scheduler(opt) if scheduler is not None else None
+    step_each_batch = sched is not None and scheduler_interval == "step"
+    if step_each_batch and isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        raise ValueError("ReduceLROnPlateau reacts to a validation metric: use scheduler_interval='epoch'.")
     compute_loss = loss_fn if loss_fn is not None else (lambda m, batch: m.loss(batch))
     use_amp = amp and device.type == "cuda"
     autocast = (lambda: torch.autocast(device_type="cuda", dtype=torch.bfloat16)) if use_amp else contextlib.nullcontext
@@ -267,6 +304,8 @@ def fit(
             if (b + 1) % grad_accumulation == 0 or b + 1 == num_batches:
                 opt.step()
                 opt.zero_grad(set_to_none=True)
+                if step_each_batch:
+                    sched.step()
             total += loss.detach() * size
             count += size
         train_loss = float(total) / count
@@ -282,7 +321,7 @@ def fit(
                 metrics = {key: float(value) for key, value in valid_fn(model).items()}
             if monitor is not None and monitor not in metrics:
                 raise KeyError(f"valid_fn returned {sorted(metrics)}, which lacks the monitored {monitor!r}.")
-        if sched is not None:
+        if sched is not None and not step_each_batch:
             if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
                 sched.step(metrics[monitor] if monitor else train_loss)
             else:

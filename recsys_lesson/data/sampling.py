@@ -2,6 +2,9 @@
 
 - :class:`NegativeSampler` draws training negatives in bulk on the model's device (chapters 3
   and 7: NCF's "4 negatives per positive", uniform or popularity-weighted).
+- :class:`HardNegativeSampler` keeps, of a few such draws, the one the current model scores
+  highest (dynamic negative sampling; chapter 7), and :class:`MixedNegativeSampler` takes each
+  row's negatives from several samplers in fixed shares (chapter 7).
 - :func:`sampled_candidates` builds the fixed candidate lists of the sampled ranking protocol
   (one held-out positive among 99 items the user never interacted with; chapters 3 and 7).
 
@@ -12,7 +15,7 @@ with Python sets.
 
 from __future__ import annotations
 
-from typing import Optional, Union
+from typing import Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -225,6 +228,144 @@ class NegativeSampler:
     def _rejected_some_unknown(self, base: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         has_row = base >= 0
         return self._contains(torch.where(has_row, base + items, 0)) & has_row
+
+
+
+def _seed_from(generator: Optional[Union[torch.Generator, int]], index: int) -> Optional[int]:
+    """A seed for the `index`-th sub-draw: derived from an int seed, or drawn from a generator."""
+    if generator is None:
+        return None
+    if isinstance(generator, (int, np.integer)) and not isinstance(generator, bool):
+        return int(np.random.SeedSequence([int(generator), index]).generate_state(1, dtype=np.uint64)[0] >> 2)
+    return int(torch.randint(2**62, (1,), generator=generator, device=generator.device))
+
+
+class HardNegativeSampler:
+    """Hard negatives: of ``pool_size`` draws from `base`, keep the one `model` scores highest.
+
+    For each requested negative of user u, ``pool_size`` candidates j_1..j_pool are drawn from
+    ``base`` (so none is a training positive of u, and they follow the base distribution), the
+    current model scores them, and the candidate with the highest score s(u, j) is kept:
+
+        j* = argmax_{j in pool} s(u, j).
+
+    This is dynamic negative sampling (Zhang et al., SIGIR 2013): the negatives are the items the
+    model currently ranks too high, so every gradient step works on a mistake, and the sampler
+    follows the model as it trains. ``pool_size = 1`` gives the base sampler's draws back.
+    Scoring costs ``pool_size`` forward passes (without gradients) per negative. The model is
+    scored in eval mode (no dropout) and put back in its previous mode. Chapter 7.
+
+    Hard negatives include *false* negatives: items the user would have chosen but has not yet
+    (the held-out test item is one), which the model is then taught to rank down.
+    """
+
+    def __init__(self, base: NegativeSampler, model: torch.nn.Module, pool_size: int = 10, batch_size: int = 1 << 18):
+        if not hasattr(base, "sample"):
+            raise ValueError(f"base must be a sampler with a sample() method, got {type(base).__name__}")
+        if not isinstance(model, torch.nn.Module):
+            raise ValueError(f"model must be a torch.nn.Module scoring (users, items), got {type(model).__name__}")
+        if int(pool_size) != pool_size or pool_size < 1:
+            raise ValueError(f"pool_size must be a positive integer, got {pool_size}")
+        if int(batch_size) != batch_size or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
+        self.base = base
+        self.model = model
+        self.pool_size = int(pool_size)
+        self.batch_size = int(batch_size)
+
+    @property
+    def device(self) -> torch.device:
+        return getattr(self.base, "device", torch.device("cpu"))
+
+    @torch.no_grad()
+    def _scores(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        """The model's scores of (users[r], items[r]) in chunks, on the sampler's device."""
+        device = next(iter(self.model.parameters()), torch.empty(0)).device
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            parts = [
+                self.model(users[s : s + self.batch_size].to(device), items[s : s + self.batch_size].to(device)).float()
+                for s in range(0, len(users), self.batch_size)
+            ]
+        finally:
+            self.model.train(was_training)
+        return torch.cat(parts).to(items.device)
+
+    def sample(
+        self,
+        users,
+        num_negatives: int,
+        generator: Optional[Union[torch.Generator, int]] = None,
+    ) -> torch.Tensor:
+        """LongTensor (n, num_negatives): per draw, the best-scored of ``pool_size`` base draws."""
+        if int(num_negatives) != num_negatives or num_negatives < 1:
+            raise ValueError(f"num_negatives must be a positive integer, got {num_negatives}")
+        num_negatives = int(num_negatives)
+        pool = self.base.sample(users, num_negatives * self.pool_size, generator=generator)  # (n, m * pool)
+        n = pool.shape[0]
+        if n == 0 or self.pool_size == 1:
+            return pool
+        users = _as_index_tensor(users, "users", pool.device)
+        pair_users = users.repeat_interleave(num_negatives * self.pool_size)  # (n * m * pool,)
+        scores = self._scores(pair_users, pool.reshape(-1)).view(n, num_negatives, self.pool_size)
+        best = scores.argmax(dim=2, keepdim=True)  # (n, m, 1)
+        return pool.view(n, num_negatives, self.pool_size).gather(2, best).squeeze(2)  # (n, m)
+
+
+class MixedNegativeSampler:
+    """Each row's negatives drawn from several samplers in fixed shares.
+
+    With ``shares = (0.5, 0.5)`` and 4 negatives per positive, two come from the first sampler
+    and two from the second. The counts per sampler are ``shares * num_negatives`` rounded by the
+    largest-remainder rule (they always add up to ``num_negatives``); see `counts`. The columns
+    are in the order of the samplers. Chapter 7 mixes uniform and hard negatives.
+    """
+
+    def __init__(self, samplers: Sequence, shares: Sequence[float]):
+        samplers, shares = list(samplers), [float(s) for s in shares]
+        if not samplers:
+            raise ValueError("MixedNegativeSampler needs at least one sampler")
+        if len(samplers) != len(shares):
+            raise ValueError(f"got {len(samplers)} samplers but {len(shares)} shares; give one share per sampler")
+        if any(not np.isfinite(s) or s < 0 for s in shares) or sum(shares) <= 0:
+            raise ValueError(f"shares must be non-negative numbers with a positive sum, got {shares}")
+        for sampler in samplers:
+            if not hasattr(sampler, "sample"):
+                raise ValueError(f"every sampler needs a sample() method; {type(sampler).__name__} has none")
+        total = sum(shares)
+        self.samplers = samplers
+        self.shares = [s / total for s in shares]
+
+    def counts(self, num_negatives: int) -> list[int]:
+        """Negatives per sampler for `num_negatives` per row (largest remainder, ties to the earlier sampler)."""
+        if int(num_negatives) != num_negatives or num_negatives < 1:
+            raise ValueError(f"num_negatives must be a positive integer, got {num_negatives}")
+        exact = np.array(self.shares) * int(num_negatives)
+        counts = np.floor(exact).astype(int)
+        remainder = int(num_negatives) - counts.sum()
+        order = np.argsort(-(exact - counts), kind="stable")
+        counts[order[:remainder]] += 1
+        return counts.tolist()
+
+    def sample(
+        self,
+        users,
+        num_negatives: int,
+        generator: Optional[Union[torch.Generator, int]] = None,
+    ) -> torch.Tensor:
+        """LongTensor (n, num_negatives): the samplers' draws side by side, in sampler order.
+
+        ``generator``: an int seed (each sampler gets its own seed derived from it), a
+        ``torch.Generator`` (a seed is drawn from it for each sampler) or None.
+        """
+        parts = [
+            sampler.sample(users, count, generator=_seed_from(generator, index))
+            for index, (sampler, count) in enumerate(zip(self.samplers, self.counts(num_negatives)))
+            if count > 0
+        ]
+        device = parts[0].device
+        return torch.cat([part.to(device) for part in parts], dim=1)  # (n, num_negatives)
 
 
 def sampled_candidates(
