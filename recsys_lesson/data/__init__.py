@@ -3,9 +3,11 @@
 - `load_movielens`, `load_adult`: verified loading from the official sources (registry.py,
   download.py) into one documented schema.
 - `encode_ids`, `IdMap`: raw ids to contiguous indices and back.
-- `random_split`, `leave_one_out_split`, `time_split`, `heldout_user_split`: splits that do
-  not leak (tests prove it).
-- `NegativeSampler`, `sampled_candidates`: vectorised negative sampling.
+- `random_split`, `leave_one_out_split`, `time_split`, `heldout_user_split`: splits in which no
+  interaction lands in two parts (tests prove it). Only `time_split` keeps every training
+  interaction before every test one; chapter 7 measures what the others let through.
+- `NegativeSampler`, `HardNegativeSampler`, `MixedNegativeSampler`, `sampled_candidates`:
+  vectorised negative sampling.
 - `make_synthetic`: a generator with known ground truth, for demonstrations and tests only.
 """
 
@@ -14,13 +16,13 @@ from .download import ChecksumError, DataUnavailableError, UnsafeArchiveError, U
 from .ids import Encoded, IdMap, encode_ids
 from .movielens import MovieLens, genre_matrix, load_movielens
 from .registry import DATASETS, get_dataset
-from .sampling import NegativeSampler, sampled_candidates
+from .sampling import HardNegativeSampler, MixedNegativeSampler, NegativeSampler, sampled_candidates
 from .splits import HeldOutSplit, Split, heldout_user_split, leave_one_out_split, random_split, time_split
 from .synthetic import Synthetic, make_synthetic
 
 __all__ = [
-    "ChecksumError", "DATASETS", "DataUnavailableError", "Encoded", "HeldOutSplit", "IdMap", "MovieLens",
-    "NegativeSampler", "Split", "Synthetic", "UnsafeArchiveError", "UnverifiedFileError", "data_home",
+    "ChecksumError", "DATASETS", "DataUnavailableError", "Encoded", "HardNegativeSampler", "HeldOutSplit", "IdMap",
+    "MixedNegativeSampler", "MovieLens", "NegativeSampler", "Split", "Synthetic", "UnsafeArchiveError", "UnverifiedFileError", "data_home",
     "encode_ids", "fetch", "genre_matrix", "get_dataset", "heldout_user_split", "leave_one_out_split",
     "load_adult", "load_movielens", "make_synthetic", "random_split", "sampled_candidates", "time_split",
 ]
