@@ -18,11 +18,10 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from torch import Tensor, nn
 
-from .evaluate import predict
+from .evaluate import _device_of, _pair_mask, predict
 from .models.base import Recommender
 
 __all__ = ["standardize", "blend", "pair_features", "ScoreTable", "two_stage_scores", "candidate_recall", "seen_mask"]
@@ -111,12 +110,6 @@ class ScoreTable(Recommender):
         return self.scores[users]
 
 
-def _device(model: nn.Module) -> torch.device:
-    for tensor in list(model.parameters()) + list(model.buffers()):
-        return tensor.device
-    return torch.device("cpu")
-
-
 def seen_mask(users, exclude_users, exclude_items, num_items: int) -> np.ndarray:
     """Boolean (len(users), num_items): True where (users[r], item) is among the excluded pairs."""
     users = _indices(users, "users")
@@ -125,9 +118,8 @@ def seen_mask(users, exclude_users, exclude_items, num_items: int) -> np.ndarray
         raise ValueError(f"exclude_users and exclude_items differ in length: {len(exclude_users)} vs {len(exclude_items)}")
     if len(exclude_items) and (exclude_items.min() < 0 or exclude_items.max() >= num_items):
         raise ValueError(f"exclude_items must lie in [0, num_items={num_items})")
-    num_rows = int(max(users.max(initial=-1), exclude_users.max(initial=-1))) + 1
-    pairs = sp.csr_matrix((np.ones(len(exclude_users), dtype=bool), (exclude_users, exclude_items)), shape=(num_rows, num_items))
-    return pairs[users].toarray().astype(bool)
+    unique, inverse = np.unique(users, return_inverse=True)
+    return _pair_mask(unique, exclude_users, exclude_items, num_items)[inverse]
 
 
 @torch.no_grad()
@@ -161,7 +153,7 @@ def two_stage_scores(
         raise ValueError("two_stage_scores got no users")
     num_candidates = int(num_candidates)
     generator.eval()
-    first = generator.score_all(torch.as_tensor(users, device=_device(generator))).float().cpu().numpy()  # (n, num_items)
+    first = generator.score_all(torch.as_tensor(users, device=_device_of(generator))).float().cpu().numpy()  # (n, num_items)
     if exclude_users is not None:
         first = np.where(seen_mask(users, exclude_users, exclude_items, num_items), -np.inf, first)
     if num_candidates < num_items:
