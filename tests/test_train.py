@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from recsys_lesson.models.mf import BiasedMF, MF
-from recsys_lesson.train import History, ImplicitData, fit, get_device, seed_everything
+from recsys_lesson import train as train_module
+from recsys_lesson.train import History, ImplicitData, cpu_has_native_bf16, fit, get_device, seed_everything
 
 
 def ratings_problem(seed=0, num_users=30, num_items=20, dim=3):
@@ -162,3 +163,63 @@ def test_seed_everything_returns_a_seeded_generator():
     a = torch.rand(3, generator=seed_everything(4))
     b = torch.rand(3, generator=seed_everything(4))
     assert torch.equal(a, b)
+
+
+def _wide_mlp_problem(seed=0, rows=512, width=32):
+    """A click task a wide MLP learns, with float features, for the mixed-precision tests."""
+    from recsys_lesson.models.base import Recommender
+
+    class Wide(Recommender):
+        num_users, num_items = rows, 1
+
+        def __init__(self):
+            super().__init__()
+            self.net = torch.nn.Sequential(torch.nn.Linear(width, 128), torch.nn.ReLU(), torch.nn.Linear(128, 1))
+
+        def forward(self, x):
+            return self.net(x).squeeze(-1)
+
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(rows, width, generator=generator)
+    labels = (x[:, 0] * x[:, 1] > 0).float()
+    loss = lambda model, batch: torch.nn.functional.binary_cross_entropy_with_logits(model(batch["x"]), batch["labels"])  # noqa: E731
+    return Wide, {"x": x, "labels": labels}, loss
+
+
+def test_amp_bf16_on_a_cpu_with_native_bf16_trains_like_float32():
+    if not cpu_has_native_bf16():
+        pytest.skip("this CPU has no native bfloat16 instructions")
+    Wide, data, loss = _wide_mlp_problem()
+    histories = {}
+    for amp in (False, "bf16"):
+        torch.manual_seed(0)
+        histories[amp] = fit(Wide(), data, epochs=30, batch_size=128, lr=3e-3, loss_fn=loss, amp=amp, device="cpu",
+                             progress=False)
+    fp32, bf16 = histories[False].train_loss, histories["bf16"].train_loss
+    assert fp32[-1] < 0.5 * fp32[0] and bf16[-1] < 0.5 * bf16[0]  # both learn the task
+    assert abs(bf16[-1] - fp32[-1]) < 0.05  # and end at about the same loss: the weights stay in float32
+    assert bf16 != fp32  # bf16 really ran: the rounding changes the losses
+
+
+def test_amp_bf16_on_the_cpu_runs_the_forward_in_bfloat16(monkeypatch):
+    monkeypatch.setattr(train_module, "cpu_has_native_bf16", lambda: True)
+    seen = []
+    Wide, data, loss = _wide_mlp_problem(rows=64)
+
+    def spy(model, batch):
+        seen.append(model.net[0](batch["x"]).dtype)
+        return loss(model, batch)
+
+    for amp in (True, "bf16"):
+        torch.manual_seed(0)
+        fit(Wide(), data, epochs=1, batch_size=64, loss_fn=spy, amp=amp, device="cpu", progress=False)
+    assert seen == [torch.float32, torch.bfloat16]  # amp=True leaves the CPU in float32
+
+
+def test_amp_bf16_refuses_a_cpu_that_would_emulate_it(monkeypatch):
+    monkeypatch.setattr(train_module, "cpu_has_native_bf16", lambda: False)
+    Wide, data, loss = _wide_mlp_problem(rows=64)
+    with pytest.raises(ValueError, match="no native bfloat16"):
+        fit(Wide(), data, epochs=1, loss_fn=loss, amp="bf16", device="cpu", progress=False)
+    with pytest.raises(ValueError, match="amp must be"):
+        fit(Wide(), data, epochs=1, loss_fn=loss, amp="fp16", device="cpu", progress=False)

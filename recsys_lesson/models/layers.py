@@ -339,7 +339,7 @@ class MLP(nn.Module):
             layers.append(nn.Linear(width, h))
             if batch_norm:
                 layers.append(nn.BatchNorm1d(h))
-            layers.append(nn.ReLU())
+            layers.append(nn.ReLU(inplace=True))  # in place: one (batch, h) buffer less per layer
             if dropout > 0:
                 layers.append(nn.Dropout(dropout))
             width = h
