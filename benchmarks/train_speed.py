@@ -18,7 +18,10 @@ of the process are printed too, as they suffer less when other programs share th
 The loops:
 
 - ``package``: `recsys_lesson.models.ncf.NeuMF` trained by `recsys_lesson.train.fit` with
-  `ImplicitData` (negatives drawn in bulk), large batches, a higher learning rate that decays.
+  `ImplicitData` (negatives drawn in bulk), large batches, a higher learning rate that decays,
+  and AdamW's decoupled weight decay (0.05). Without the decay, NeuMF-8 levels off near 0.64 on
+  this split and about one seed in three never reaches it in 10 epochs; with it, every seed of
+  eight did (epochs 5 to 10), so the time to quality measures speed rather than luck.
 - ``vectorised``: a plain vectorised loop a careful practitioner writes: a textbook model
   (``nn.Embedding`` lookups, ``torch.cat``, ``nn.Sequential``), whole index tensors sliced by
   a random permutation, NumPy-drawn negatives, Adam with a tuned batch size and learning rate.
@@ -127,8 +130,11 @@ def clock() -> tuple[float, float]:
     return time.perf_counter(), time.process_time()
 
 
-def package_run(problem: Problem, epochs: int, batch_size: int, lr: float, decay: float, seed: int) -> Run:
-    run = Run("package fit", f"batch {batch_size}, Adam lr {lr:g} x{decay:g}/epoch")
+def package_run(problem: Problem, epochs: int, batch_size: int, lr: float, decay: float, weight_decay: float,
+                seed: int) -> Run:
+    optimizer = "adamw" if weight_decay else "adam"
+    run = Run("package fit", f"batch {batch_size}, {'AdamW' if weight_decay else 'Adam'} lr {lr:g} x{decay:g}/epoch"
+                             + (f", weight decay {weight_decay:g}" if weight_decay else ""))
     torch.manual_seed(seed)
     model = NeuMF(problem.num_users, problem.num_items, dim=DIM, layers=LAYERS)
     start = clock()
@@ -140,8 +146,9 @@ def package_run(problem: Problem, epochs: int, batch_size: int, lr: float, decay
         run.record(metrics, start)
         return metrics
 
-    fit(model, data, epochs=epochs, batch_size=batch_size, lr=lr, device="cpu", seed=seed, progress=False,
-        valid_fn=valid_fn, scheduler=lambda opt: torch.optim.lr_scheduler.ExponentialLR(opt, decay))
+    fit(model, data, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, weight_decay=weight_decay,
+        device="cpu", seed=seed, progress=False, valid_fn=valid_fn,
+        scheduler=lambda opt: torch.optim.lr_scheduler.ExponentialLR(opt, decay))
     run.model = model
     return run
 
@@ -330,6 +337,7 @@ def main(argv=None) -> None:
     parser.add_argument("--batch-size", type=int, default=4096)
     parser.add_argument("--lr", type=float, default=0.015)
     parser.add_argument("--decay", type=float, default=0.85, help="learning-rate factor per epoch (package)")
+    parser.add_argument("--weight-decay", type=float, default=0.05, help="AdamW's decoupled weight decay (package; 0: Adam)")
     parser.add_argument("--vectorised-batch-size", type=int, default=4096)
     parser.add_argument("--vectorised-lr", type=float, default=0.01)
     parser.add_argument("--textbook-epochs", type=int, default=20)
@@ -345,7 +353,7 @@ def main(argv=None) -> None:
     torch.optim.Adam(nn.Linear(1, 1).parameters())  # torch imports its compiler stack (seconds) at the first optimizer; not training time
     runs: list[Run] = []
     for seed in range(args.repeats):
-        runs.append(package_run(problem, args.epochs, args.batch_size, args.lr, args.decay, seed))
+        runs.append(package_run(problem, args.epochs, args.batch_size, args.lr, args.decay, args.weight_decay, seed))
         print(f"package    seed {seed}: HR@10 per epoch {np.round(runs[-1].hr, 3).tolist()} at {np.round(runs[-1].at, 2).tolist()} s", flush=True)
         if not args.skip_vectorised:
             runs.append(vectorised_run(problem, args.epochs, args.vectorised_batch_size, args.vectorised_lr, seed))

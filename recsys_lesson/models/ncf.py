@@ -103,14 +103,18 @@ class Tower(nn.Module):
             nn.init.zeros_(linear.bias)
 
     def _rest(self, x: Tensor) -> Tensor:
-        """From the first layer's output on: its ReLU, then every further layer and its ReLU."""
+        """From the first layer's output on: its ReLU, then every further layer and its ReLU.
+
+        `x` must be a fresh tensor the caller does not keep: the ReLUs run in place (on a CPU,
+        writing a new (batch, width) buffer costs about as much as the ReLU itself).
+        """
         x = self._activate(x)
         for linear in self.linears[1:]:
             x = self._activate(linear(x))  # (batch, width of this layer)
         return x
 
     def _activate(self, x: Tensor) -> Tensor:
-        x = torch.relu(x)
+        x = torch.relu_(x)
         if self.dropout and self.training:
             x = nn.functional.dropout(x, self.dropout, training=True)
         return x
@@ -136,7 +140,7 @@ class Tower(nn.Module):
         if 2 * len(users) > len(user_table) + len(item_table):
             user_part = torch.addmm(first.bias, user_table, first.weight[:, :half].T)  # (num_users, layers[1])
             item_part = item_table @ first.weight[:, half:].T  # (num_items, layers[1])
-            x = lookup(user_part, users) + lookup(item_part, items)  # (batch, layers[1])
+            x = lookup(user_part, users).add_(lookup(item_part, items))  # (batch, layers[1])
         else:
             x = first(torch.cat([lookup(user_table, users), lookup(item_table, items)], dim=-1))
         return self._rest(x)  # (batch, layers[-1])
