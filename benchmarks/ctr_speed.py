@@ -116,8 +116,8 @@ def per_sample_run(task, seed: int, batch_size: int = 256, lr: float = 1e-3) -> 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=1, help="runs of each loop (seeds 0, 1, ...)")
-    parser.add_argument("--batch-size", type=int, default=2048, help="batch size of the package loop")
-    parser.add_argument("--lr", type=float, default=0.01, help="initial learning rate of the package loop")
+    parser.add_argument("--batch-size", type=int, default=4096, help="batch size of the package loop")
+    parser.add_argument("--lr", type=float, default=0.015, help="initial learning rate of the package loop")
     parser.add_argument("--skip-per-sample", action="store_true")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
