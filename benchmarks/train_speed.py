@@ -132,9 +132,8 @@ def clock() -> tuple[float, float]:
 
 def package_run(problem: Problem, epochs: int, batch_size: int, lr: float, decay: float, weight_decay: float,
                 seed: int) -> Run:
-    optimizer = "adamw" if weight_decay else "adam"
-    run = Run("package fit", f"batch {batch_size}, {'AdamW' if weight_decay else 'Adam'} lr {lr:g} x{decay:g}/epoch"
-                             + (f", weight decay {weight_decay:g}" if weight_decay else ""))
+    label = f"AdamW (weight decay {weight_decay:g})" if weight_decay else "Adam"
+    run = Run("package fit", f"batch {batch_size}, {label} lr {lr:g} x{decay:g}/epoch")
     torch.manual_seed(seed)
     model = NeuMF(problem.num_users, problem.num_items, dim=DIM, layers=LAYERS)
     start = clock()
@@ -146,8 +145,8 @@ def package_run(problem: Problem, epochs: int, batch_size: int, lr: float, decay
         run.record(metrics, start)
         return metrics
 
-    fit(model, data, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, weight_decay=weight_decay,
-        device="cpu", seed=seed, progress=False, valid_fn=valid_fn,
+    fit(model, data, epochs=epochs, batch_size=batch_size, lr=lr, optimizer="adamw" if weight_decay else "adam",
+        weight_decay=weight_decay, device="cpu", seed=seed, progress=False, valid_fn=valid_fn,
         scheduler=lambda opt: torch.optim.lr_scheduler.ExponentialLR(opt, decay))
     run.model = model
     return run

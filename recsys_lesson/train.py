@@ -41,7 +41,7 @@ def get_device(prefer: Optional[str] = None) -> torch.device:
 
 def cpu_has_native_bf16() -> bool:
     """Whether this CPU has bfloat16 instructions (AVX512-BF16 or AMX), so that bfloat16 matrix
-    products run natively, at about twice the float32 rate (chapter 5's speed benchmark measures
+    products run natively, at about twice the float32 rate (`benchmarks/ctr_speed.py` measures
     it). Without them torch emulates bfloat16 on the CPU, which is slower than float32."""
     probes = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
     for probe in probes:
@@ -57,7 +57,7 @@ def _autocast_for(amp: Union[bool, str], device: torch.device):
     """The autocast context `fit` uses for `amp` on `device` (see `fit`), or a null context."""
     if amp not in (True, False, "bf16"):
         raise ValueError(f"amp must be True (bfloat16 on CUDA only), False or 'bf16' (also on the CPU), got {amp!r}.")
-    if amp is False:
+    if not amp:
         return contextlib.nullcontext
     if device.type == "cuda":
         return lambda: torch.autocast(device_type="cuda", dtype=torch.bfloat16)
@@ -279,7 +279,7 @@ def fit(
         optimiser stay in float32). True, the default: on CUDA only (ignored on the CPU and MPS).
         ``"bf16"``: on CUDA and also on a CPU with native bfloat16 instructions
         (`cpu_has_native_bf16`; a ValueError otherwise), where wide layers train about twice as
-        fast (chapter 5's benchmark); small models dominated by lookups gain nothing. False: never.
+        fast (`benchmarks/ctr_speed.py`); small models dominated by lookups gain nothing. False: never.
     grad_accumulation: optimizer step every this many batches (chapter 7 shows it equals a
         batch that many times larger for losses that average over the batch).
     """
